@@ -1,0 +1,28 @@
+"""jaclab: the softmax Jacobian, its products and its properties, for the book "The Jacobian of Softmax".
+
+Every function accepts torch tensors of any floating dtype (float16 and bfloat16
+are computed in float32 and returned in their own dtype), numpy arrays and lists
+(numpy in, numpy out). Bad input raises a clear error; inputs are never modified.
+"""
+
+from .jacobian import jacobian_via_autograd, softmax_jacobian
+from .losses import cross_entropy_grad
+from .plots import visualize_jacobian
+from .products import softmax_jvp, softmax_vjp
+from .properties import LAMBDA_MAX_BOUND, JacobianReport, verify_jacobian_properties
+from .softmax import softmax
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "softmax",
+    "softmax_jacobian",
+    "jacobian_via_autograd",
+    "softmax_vjp",
+    "softmax_jvp",
+    "cross_entropy_grad",
+    "verify_jacobian_properties",
+    "JacobianReport",
+    "LAMBDA_MAX_BOUND",
+    "visualize_jacobian",
+]
