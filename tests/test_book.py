@@ -1,0 +1,44 @@
+"""The whole book builds with warnings as errors (-W -n --keep-going), exactly as `make book` builds it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from _book import ROOT, toc_files
+
+
+@pytest.fixture(scope="session")
+def built_book():
+    """Run `make book` once; fail with the build's own output if it fails or warns."""
+    proc = subprocess.run(["make", "--no-print-directory", "book"], cwd=ROOT, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"`make book` failed:\n{out[-6000:]}"
+    return out, ROOT / "_build" / "html"
+
+
+@pytest.mark.slow
+def test_book_builds_with_zero_warnings(built_book):
+    out, _ = built_book
+    warnings = [line for line in out.splitlines() if re.search(r"\bWARNING\b|\bwarning:", line)]
+    assert not warnings, "\n".join(warnings)
+
+
+@pytest.mark.slow
+def test_every_toc_page_is_rendered(built_book):
+    _, html = built_book
+    missing = [p.stem for p in toc_files() if not (html / p.relative_to(ROOT).with_suffix(".html")).exists()]
+    assert not missing, f"pages missing from _build/html: {missing}"
+
+
+@pytest.mark.slow
+def test_no_cell_error_reached_the_page(built_book):
+    _, html = built_book
+    bad = []
+    for page in toc_files():
+        text = (html / page.relative_to(ROOT).with_suffix(".html")).read_text()
+        if "Traceback (most recent call last)" in text or 'class="output traceback' in text:
+            bad.append(page.stem)
+    assert not bad, f"pages showing a traceback: {bad}"
