@@ -23,13 +23,14 @@ def visualize_jacobian(z, *, title: str | None = None) -> Figure:
     """
     c = _validate.logits(z, dim=-1)
     _validate.vector(c, "z")
-    sigma_t = stable_softmax(c.tensor.double(), -1)
+    sigma_t = stable_softmax(c.tensor.detach().double(), -1)  # a figure needs numbers, not a graph
     J = jacobian_from_sigma(sigma_t).numpy()
     sigma = sigma_t.numpy()
     K = sigma.shape[0]
     idx = np.arange(K)
+    labels = [str(i + 1) for i in idx]  # classes are numbered 1..K, as in the math
 
-    fig = Figure(figsize=(12, 3.8), facecolor="white", layout="constrained")
+    fig = Figure(figsize=(9.5, 3.4), facecolor="white", layout="constrained")
     ax_J, ax_d, ax_s = fig.subplots(1, 3)
 
     vmax = max(float(np.abs(J).max()), 1e-12)
@@ -37,8 +38,8 @@ def visualize_jacobian(z, *, title: str | None = None) -> Figure:
     ax_J.set_title(r"Jacobian $J_{ij} = \partial\sigma_i/\partial z_j$")
     ax_J.set_xlabel("logit index $j$")
     ax_J.set_ylabel("probability index $i$")
-    ax_J.set_xticks(idx)
-    ax_J.set_yticks(idx)
+    ax_J.set_xticks(idx, labels)
+    ax_J.set_yticks(idx, labels)
     fig.colorbar(im, ax=ax_J, shrink=0.85)
 
     diag = np.diag(J)
@@ -48,7 +49,7 @@ def visualize_jacobian(z, *, title: str | None = None) -> Figure:
     ax_d.set_title(r"Diagonal $J_{ii} = \sigma_i(1-\sigma_i)$")
     ax_d.set_xlabel("class $i$")
     ax_d.set_ylabel(r"$J_{ii}$")
-    ax_d.set_xticks(idx)
+    ax_d.set_xticks(idx, labels)
     ax_d.legend(loc="upper right", fontsize="small")
 
     ax_s.bar(idx, sigma, color="#DD8452")
@@ -56,7 +57,7 @@ def visualize_jacobian(z, *, title: str | None = None) -> Figure:
     ax_s.set_title(r"Probabilities $\sigma_i$")
     ax_s.set_xlabel("class $i$")
     ax_s.set_ylabel(r"$\sigma_i$")
-    ax_s.set_xticks(idx)
+    ax_s.set_xticks(idx, labels)
 
     if title:
         fig.suptitle(title)

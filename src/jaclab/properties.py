@@ -81,7 +81,9 @@ def verify_jacobian_properties(z) -> JacobianReport:
         K=K,
         sigma=sigma,
         eigenvalues=eig,
-        rank=int(torch.linalg.matrix_rank(J, hermitian=True)),
+        # Eigenvalues within tol of 0 are zero. (matrix_rank's default threshold is relative to
+        # λ_max, which can sit below the rounding noise in J·1 and so report full rank.)
+        rank=int(torch.linalg.matrix_rank(J, hermitian=True, atol=tol, rtol=0.0)),
         symmetry_error=sym_err,
         max_abs_row_sum=row_sum,
         null_residual=null_res,

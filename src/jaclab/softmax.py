@@ -8,12 +8,13 @@ from . import _validate
 
 
 def stable_softmax(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    r"""Softmax of an already validated tensor: subtract the max, exponentiate, normalise.
+    r"""Softmax of a validated tensor: subtract the max, exponentiate, normalise.
 
     .. math:: \sigma_i(z) = \frac{e^{z_i - m}}{\sum_j e^{z_j - m}}, \qquad m = \max_j z_j
 
-    Subtracting :math:`m` leaves the result unchanged (softmax is shift invariant) and
-    keeps every exponent at most 0, so :math:`e^{z_j - m} \le 1` can never overflow.
+    Subtracting :math:`m` leaves the result unchanged (softmax is shift
+    invariant) and keeps every exponent at most 0, so :math:`e^{z_j - m} \le 1`
+    can never overflow.
     """
     m = z.amax(dim=dim, keepdim=True)
     e = torch.exp(z - m)
