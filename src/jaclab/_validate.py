@@ -11,6 +11,7 @@ read-only views), and no function in jaclab writes into its inputs.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,18 @@ class Converted:
         return result
 
 
+def _from_numpy(arr: np.ndarray) -> torch.Tensor:
+    """A tensor on ``arr``'s memory, or on a copy when torch cannot share it.
+
+    Copies when ``arr`` is strided, read-only (torch warns about those) or not in native byte
+    order (torch refuses those). ``np.require`` keeps a 0-d array 0-d, which
+    ``np.ascontiguousarray`` would turn into shape (1,).
+    """
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return torch.from_numpy(np.require(arr, requirements=["C", "W"]))
+
+
 def _to_tensor(x: Any, name: str) -> tuple[torch.Tensor, bool]:
     """Turn a tensor, numpy array or (nested) list into a tensor without copying data we own."""
     if isinstance(x, torch.Tensor):
@@ -60,7 +73,7 @@ def _to_tensor(x: Any, name: str) -> tuple[torch.Tensor, bool]:
             f"Convert it first, e.g. np.asarray({name}, dtype=np.float64)."
         )
     # torch.from_numpy shares memory; jaclab never writes into its inputs.
-    return torch.from_numpy(np.ascontiguousarray(arr)), True
+    return _from_numpy(arr), True
 
 
 def _check_float_dtype(t: torch.Tensor, name: str) -> None:
@@ -77,8 +90,9 @@ def _normalise_dim(t: torch.Tensor, dim: int, name: str) -> int:
             f"{name} is a 0-d scalar, but softmax needs at least one axis of classes; "
             f"pass a vector of shape (K,) or a batch of shape (..., K)."
         )
-    if not isinstance(dim, int) or isinstance(dim, bool):
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
         raise TypeError(f"dim must be an int; got {type(dim).__name__}.")
+    dim = int(dim)
     if not -t.ndim <= dim < t.ndim:
         raise ValueError(
             f"dim={dim} is out of range for {name} of shape {tuple(t.shape)}; "
@@ -123,6 +137,10 @@ def logits(z: Any, dim: int = -1, name: str = "z") -> Converted:
             f"Use large finite logits, or -inf to mask a class out."
         )
     all_masked = torch.isneginf(t).all(dim=c.dim)
+    if all_masked.any() and all_masked.ndim == 0:
+        raise ValueError(
+            f"{name} is all -inf, so its softmax would be 0/0; keep at least one finite logit."
+        )
     if all_masked.any():
         row = _first_index(all_masked)
         raise ValueError(
@@ -149,6 +167,8 @@ def probabilities(sigma: Any, dim: int = -1, name: str = "sigma") -> Converted:
     t = c.tensor
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} contains NaN or inf; it must be a probability vector along dim={c.dim}.")
+    if t.numel() == 0:  # an empty batch (K >= 1 is already checked): no row to check
+        return c
     lo = t.amin()
     if lo < 0:
         raise ValueError(
@@ -201,7 +221,7 @@ def targets(target: Any, z: torch.Tensor, name: str = "target") -> tuple[torch.T
     if isinstance(target, (list, tuple)):
         target = np.asarray(target)
     if isinstance(target, np.ndarray):
-        target = torch.from_numpy(np.ascontiguousarray(target))
+        target = _from_numpy(target)
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"{name} must be a tensor, numpy array or list; got {type(target).__name__}.")
     K = z.shape[-1]
