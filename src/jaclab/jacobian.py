@@ -1,4 +1,4 @@
-"""The softmax Jacobian: the closed form, and the autograd reference it is checked against."""
+"""The softmax Jacobian: the closed form, and the autograd reference."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .softmax import stable_softmax
 
 
 def jacobian_from_sigma(sigma: torch.Tensor) -> torch.Tensor:
-    r""":math:`J = \operatorname{diag}(\sigma) - \sigma\sigma^\top` for probabilities ``sigma`` of shape ``(..., K)``.
+    r""":math:`J = \operatorname{diag}(\sigma) - \sigma\sigma^\top` for ``sigma`` of shape ``(..., K)``.
 
     One vectorised pass: ``diag_embed`` builds every diagonal and a broadcast
     product builds every outer product, for the whole batch at once.
@@ -18,9 +18,10 @@ def jacobian_from_sigma(sigma: torch.Tensor) -> torch.Tensor:
 
 
 def softmax_jacobian(z, dim: int = -1):
-    r"""The Jacobian of softmax, :math:`J_{ij} = \partial\sigma_i/\partial z_j = \sigma_i(\delta_{ij} - \sigma_j)`.
+    r"""The Jacobian of softmax, :math:`J = \operatorname{diag}(\sigma) - \sigma\sigma^\top`.
 
-    In matrix form :math:`J = \operatorname{diag}(\sigma) - \sigma\sigma^\top`.
+    Entry by entry,
+    :math:`J_{ij} = \partial\sigma_i/\partial z_j = \sigma_i(\delta_{ij} - \sigma_j)`.
 
     Args:
         z: logits (torch tensor of any floating dtype, numpy array or list).
@@ -28,8 +29,8 @@ def softmax_jacobian(z, dim: int = -1):
 
     Shape:
         The input shape without ``dim``, followed by ``(K, K)``:
-        ``(K,)`` → ``(K, K)``, ``(B, K)`` → ``(B, K, K)``, and ``(3, 4, 5)`` with
-        ``dim=1`` → ``(3, 5, 4, 4)``.
+        ``(K,)`` → ``(K, K)``, ``(B, K)`` → ``(B, K, K)``, and
+        ``(3, 4, 5)`` with ``dim=1`` → ``(3, 5, 4, 4)``.
 
     Example:
         >>> jaclab.softmax_jacobian(torch.tensor([0.0, 0.0]))
@@ -42,14 +43,16 @@ def softmax_jacobian(z, dim: int = -1):
 
 
 def jacobian_via_autograd(z, dim: int = -1):
-    r"""The same Jacobian computed by reverse-mode autodiff: ``torch.func.jacrev`` of ``torch.softmax``.
+    r"""The same Jacobian by reverse-mode autodiff: ``jacrev`` of ``torch.softmax``.
 
-    This is the reference implementation. It differentiates PyTorch's own softmax
-    (not jaclab's) and vectorises over the batch with ``torch.func.vmap``, so it
-    shares no code with :func:`softmax_jacobian`.
+    This is the reference implementation. It differentiates PyTorch's own
+    softmax (not jaclab's) with ``torch.func.jacrev`` and vectorises over the
+    batch with ``torch.func.vmap``, so it shares no code with
+    :func:`softmax_jacobian`.
 
     Shape:
-        Same as :func:`softmax_jacobian`: the input shape without ``dim``, then ``(K, K)``.
+        As :func:`softmax_jacobian`: the input shape without ``dim``, then
+        ``(K, K)``.
     """
     c = _validate.logits(z, dim)
     rows = c.tensor.movedim(c.dim, -1)

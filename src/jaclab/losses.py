@@ -7,17 +7,19 @@ from .softmax import stable_softmax
 
 
 def cross_entropy_grad(z, target):
-    r"""Gradient of :math:`L = -\sum_i y_i \log \sigma_i(z)` with respect to the logits: :math:`\sigma - y`.
+    r"""Gradient of cross-entropy with respect to the logits: :math:`\sigma - y`.
 
-    Each row of ``z`` is one example with its own loss; the result is the gradient of
+    The loss of one row is :math:`L = -\sum_i y_i \log \sigma_i(z)`. Each row
+    of ``z`` is one example with its own loss; the result is the gradient of
     each row's loss (equivalently of their sum), so it has the shape of ``z``.
     For the batch *mean*, divide by the number of rows.
 
     Args:
         z: logits of shape ``(..., K)``; the class axis is last.
         target: either class indices, an integer tensor of shape ``(...)``, or
-            probability rows of shape ``(..., K)`` (one-hot or soft labels), each
-            summing to 1. (For rows that sum to s the gradient is s·σ − y.)
+            probability rows of shape ``(..., K)`` (one-hot or soft labels),
+            each summing to 1. (For rows that sum to s the gradient would be
+            s·σ − y.)
 
     Shape:
         ``(..., K)`` → ``(..., K)``.

@@ -12,29 +12,36 @@ from .softmax import stable_softmax
 
 
 def visualize_jacobian(z, *, title: str | None = None) -> Figure:
-    r"""Three panels for one logit vector: J as a heatmap, its diagonal :math:`\sigma_i(1-\sigma_i)`, and σ.
+    r"""Three panels for one logit vector: J, its diagonal, and σ.
 
-    The heatmap uses a diverging colour map centred on 0 (red positive, blue negative)
-    with a symmetric range, so the sign of every entry reads at a glance. The figure
-    has an opaque white background so it stays legible in a dark page theme.
+    The panels: J as a heatmap; the diagonal :math:`\sigma_i(1-\sigma_i)`;
+    the probabilities. The heatmap uses a diverging colour map centred on 0
+    (red positive, blue negative) with a symmetric range, so the sign of every
+    entry reads at a glance. The figure has an opaque white background so it
+    stays legible in a dark page theme.
 
     Shape:
         ``z`` of shape ``(K,)``. Returns a :class:`matplotlib.figure.Figure`.
     """
     c = _validate.logits(z, dim=-1)
     _validate.vector(c, "z")
-    sigma_t = stable_softmax(c.tensor.detach().double(), -1)  # a figure needs numbers, not a graph
+    # A figure needs numbers, not a graph: detach, and draw in float64.
+    sigma_t = stable_softmax(c.tensor.detach().double(), -1)
     J = jacobian_from_sigma(sigma_t).numpy()
     sigma = sigma_t.numpy()
     K = sigma.shape[0]
     idx = np.arange(K)
-    labels = [str(i + 1) for i in idx]  # classes are numbered 1..K, as in the math
+    labels = [
+        str(i + 1) for i in idx
+    ]  # classes are numbered 1..K, as in the math
 
     fig = Figure(figsize=(9.5, 3.4), facecolor="white", layout="constrained")
     ax_J, ax_d, ax_s = fig.subplots(1, 3)
 
     vmax = max(float(np.abs(J).max()), 1e-12)
-    im = ax_J.imshow(J, cmap="RdBu_r", norm=TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax))
+    im = ax_J.imshow(
+        J, cmap="RdBu_r", norm=TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
+    )
     ax_J.set_title(r"Jacobian $J_{ij} = \partial\sigma_i/\partial z_j$")
     ax_J.set_xlabel("logit index $j$")
     ax_J.set_ylabel("probability index $i$")
@@ -44,7 +51,9 @@ def visualize_jacobian(z, *, title: str | None = None) -> Figure:
 
     diag = np.diag(J)
     ax_d.bar(idx, diag, color="#4C72B0")
-    ax_d.axhline(0.25, color="0.4", ls="--", lw=1, label=r"max $\sigma(1-\sigma) = 1/4$")
+    ax_d.axhline(
+        0.25, color="0.4", ls="--", lw=1, label=r"max $\sigma(1-\sigma) = 1/4$"
+    )
     ax_d.set_ylim(0, 0.3)
     ax_d.set_title(r"Diagonal $J_{ii} = \sigma_i(1-\sigma_i)$")
     ax_d.set_xlabel("class $i$")

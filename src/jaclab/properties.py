@@ -1,4 +1,4 @@
-"""A report of the softmax Jacobian's properties at one logit vector, each measured, none assumed."""
+"""The softmax Jacobian's properties at one logit vector: measured, not assumed."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from . import _validate
 from .jacobian import jacobian_from_sigma
 from .softmax import stable_softmax
 
-#: The tight upper bound on the largest eigenvalue of J (not 1/4; see the properties chapter).
+#: The tight upper bound on the largest eigenvalue of J (not 1/4; see chapter 6).
 LAMBDA_MAX_BOUND = 0.5
 
 
 @dataclass(frozen=True)
 class JacobianReport:
-    """What :func:`verify_jacobian_properties` measured. Errors are absolute, in float64."""
+    """What :func:`verify_jacobian_properties` measured (absolute, in float64)."""
 
     K: int
     sigma: torch.Tensor = field(repr=False)
@@ -35,39 +35,68 @@ class JacobianReport:
 
     @property
     def all_hold(self) -> bool:
-        """Symmetric, zero row sums, PSD and λ_max ≤ 1/2, all within ``tol``."""
-        return self.is_symmetric and self.rows_sum_to_zero and self.is_psd and self.within_bound
+        """Symmetric, zero row sums, PSD and λ_max ≤ 1/2, within ``tol``."""
+        return (
+            self.is_symmetric
+            and self.rows_sum_to_zero
+            and self.is_psd
+            and self.within_bound
+        )
 
     def __repr__(self) -> str:
         eig = ", ".join(f"{x:.4g}" for x in self.eigenvalues.tolist())
         rows = [
-            ("symmetric", self.is_symmetric, f"max |J - Jᵀ| = {self.symmetry_error:.2e}"),
-            ("rows sum to 0", self.rows_sum_to_zero, f"max |row sum| = {self.max_abs_row_sum:.2e}, ‖J·1‖ = {self.null_residual:.2e}"),
-            ("PSD", self.is_psd, f"smallest eigenvalue = {self.eigenvalues[0].item():.2e}"),
-            ("λ_max ≤ 1/2", self.within_bound, f"λ_max = {self.lambda_max:.6f}, bound {self.lambda_max_bound}"),
+            (
+                "symmetric",
+                self.is_symmetric,
+                f"max |J - Jᵀ| = {self.symmetry_error:.2e}",
+            ),
+            (
+                "rows sum to 0",
+                self.rows_sum_to_zero,
+                f"max |row sum| = {self.max_abs_row_sum:.2e}, ‖J·1‖ = {self.null_residual:.2e}",
+            ),
+            (
+                "PSD",
+                self.is_psd,
+                f"smallest eigenvalue = {self.eigenvalues[0].item():.2e}",
+            ),
+            (
+                "λ_max ≤ 1/2",
+                self.within_bound,
+                f"λ_max = {self.lambda_max:.6f}, bound {self.lambda_max_bound}",
+            ),
         ]
-        lines = [f"JacobianReport(K={self.K}, all_hold={self.all_hold}, tol={self.tol:.1e})"]
-        lines += [f"  {name:<16}{str(ok):<7}{detail}" for name, ok, detail in rows]
+        lines = [
+            f"JacobianReport(K={self.K}, all_hold={self.all_hold}, tol={self.tol:.1e})"
+        ]
+        lines += [
+            f"  {name:<16}{str(ok):<7}{detail}" for name, ok, detail in rows
+        ]
         lines.append(f"  {'rank':<16}{self.rank:<7}K - 1 = {self.K - 1}")
         lines.append(f"  {'eigenvalues':<16}[{eig}]")
         return "\n".join(lines)
 
 
 def verify_jacobian_properties(z) -> JacobianReport:
-    r"""Measure the properties of :math:`J = \operatorname{diag}(\sigma) - \sigma\sigma^\top` at one logit vector.
+    r"""Measure the properties of the softmax Jacobian at one logit vector.
 
-    Checks, each against a tolerance of :math:`8 K \varepsilon` of the compute dtype:
+    :math:`J = \operatorname{diag}(\sigma) - \sigma\sigma^\top` is checked
+    against a tolerance of :math:`8 K \varepsilon` of the compute dtype for:
     symmetry :math:`J = J^\top`; zero row sums, i.e. :math:`J\mathbf 1 = 0`;
-    positive semi-definiteness; and :math:`\lambda_{\max} \le 1/2`. Also reports the
-    eigenvalues (ascending) and the numerical rank, which is K − 1 unless some
-    :math:`\sigma_i` are so small that they are numerically zero. Prints nothing.
+    positive semi-definiteness; and :math:`\lambda_{\max} \le 1/2`. It also
+    reports the eigenvalues (ascending) and the numerical rank, which is K − 1
+    unless some :math:`\sigma_i` are so small that they are numerically zero.
+    Prints nothing.
 
     Shape:
         ``z`` of shape ``(K,)``.
     """
     c = _validate.logits(z, dim=-1)
     _validate.vector(c, "z")
-    sigma = stable_softmax(c.tensor.detach(), -1)  # a report holds numbers, not a graph
+    sigma = stable_softmax(
+        c.tensor.detach(), -1
+    )  # a report holds numbers, not a graph
     J = jacobian_from_sigma(sigma)
     K = sigma.shape[-1]
     tol = 8 * K * torch.finfo(J.dtype).eps
@@ -75,15 +104,20 @@ def verify_jacobian_properties(z) -> JacobianReport:
     eig = torch.linalg.eigvalsh(J64)
     sym_err = (J64 - J64.T).abs().max().item()
     row_sum = J64.sum(dim=1).abs().max().item()
-    null_res = torch.linalg.vector_norm(J64 @ torch.ones(K, dtype=torch.float64)).item()
+    null_res = torch.linalg.vector_norm(
+        J64 @ torch.ones(K, dtype=torch.float64)
+    ).item()
     lam_max = eig[-1].item()
     return JacobianReport(
         K=K,
         sigma=sigma,
         eigenvalues=eig,
-        # Eigenvalues within tol of 0 are zero. (matrix_rank's default threshold is relative to
-        # λ_max, which can sit below the rounding noise in J·1 and so report full rank.)
-        rank=int(torch.linalg.matrix_rank(J, hermitian=True, atol=tol, rtol=0.0)),
+        # Eigenvalues within tol of 0 count as zero. matrix_rank's default
+        # threshold is relative to λ_max, which can sit below the rounding
+        # noise in J·1 and so report full rank.
+        rank=int(
+            torch.linalg.matrix_rank(J, hermitian=True, atol=tol, rtol=0.0)
+        ),
         symmetry_error=sym_err,
         max_abs_row_sum=row_sum,
         null_residual=null_res,
