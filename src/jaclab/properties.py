@@ -94,9 +94,8 @@ def verify_jacobian_properties(z) -> JacobianReport:
     """
     c = _validate.logits(z, dim=-1)
     _validate.vector(c, "z")
-    sigma = stable_softmax(
-        c.tensor.detach(), -1
-    )  # a report holds numbers, not a graph
+    # A report holds numbers, not a graph.
+    sigma = stable_softmax(c.tensor.detach(), -1)
     J = jacobian_from_sigma(sigma)
     K = sigma.shape[-1]
     tol = 8 * K * torch.finfo(J.dtype).eps
