@@ -124,9 +124,14 @@ def logits(z: Any, dim: int = -1, name: str = "z") -> Converted:
     """Validate logits: floating, at least 1-d, no NaN or +inf, no row that is all -inf.
 
     A -inf logit is a mask and is allowed as long as its row still has a finite entry.
+    One cheap reduction screens the input: every row maximum is finite exactly when
+    there is no NaN, no +inf and no all -inf row. Only a failing input pays for the
+    elementwise search that names the problem.
     """
     c = floating(z, name, dim)
     t = c.tensor
+    if t.numel() == 0 or torch.isfinite(t.amax(dim=c.dim)).all():
+        return c
     if torch.isnan(t).any():
         where = _first_index(torch.isnan(t))
         raise ValueError(f"{name} contains NaN (first at index {where}); logits must be numbers.")
@@ -137,18 +142,16 @@ def logits(z: Any, dim: int = -1, name: str = "z") -> Converted:
             f"Use large finite logits, or -inf to mask a class out."
         )
     all_masked = torch.isneginf(t).all(dim=c.dim)
-    if all_masked.any() and all_masked.ndim == 0:
+    if all_masked.ndim == 0:
         raise ValueError(
             f"{name} is all -inf, so its softmax would be 0/0; keep at least one finite logit."
         )
-    if all_masked.any():
-        row = _first_index(all_masked)
-        raise ValueError(
-            f"{name} has a row whose logits are all -inf: the row at index {row} of the batch "
-            f"shape {tuple(all_masked.shape)} (class axis dim={c.dim} removed). Its softmax would "
-            f"be 0/0; keep at least one finite logit in every row."
-        )
-    return c
+    row = _first_index(all_masked)
+    raise ValueError(
+        f"{name} has a row whose logits are all -inf: the row at index {row} of the batch "
+        f"shape {tuple(all_masked.shape)} (class axis dim={c.dim} removed). Its softmax would "
+        f"be 0/0; keep at least one finite logit in every row."
+    )
 
 
 def _tolerance(dtype: torch.dtype, K: int) -> float:
@@ -162,22 +165,24 @@ def probabilities(sigma: Any, dim: int = -1, name: str = "sigma") -> Converted:
 
     The sum tolerance depends on the caller's dtype (sqrt(eps), or 4*K*eps when larger).
     Failing this check usually means logits were passed where softmax outputs belong.
+    Two reductions (the minimum and the row sums) screen the input; NaN or inf makes
+    one of them non-finite, and only then is the input searched elementwise.
     """
     c = floating(sigma, name, dim)
     t = c.tensor
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or inf; it must be a probability vector along dim={c.dim}.")
     if t.numel() == 0:  # an empty batch (K >= 1 is already checked): no row to check
         return c
     lo = t.amin()
+    err = (t.sum(dim=c.dim) - 1).abs().amax()
+    screened = bool(torch.isfinite(lo)) and bool(torch.isfinite(err))
+    if not screened and not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or inf; it must be a probability vector along dim={c.dim}.")
     if lo < 0:
         raise ValueError(
             f"{name} has a negative entry ({float(lo):.4g}); it must be softmax probabilities along "
             f"dim={c.dim}, not logits. Pass jaclab.softmax(z) instead of z."
         )
-    K = t.shape[c.dim]
-    err = (t.sum(dim=c.dim) - 1).abs().amax()
-    tol = _tolerance(c.input_dtype, K)
+    tol = _tolerance(c.input_dtype, t.shape[c.dim])
     if err > tol:
         raise ValueError(
             f"{name} does not sum to 1 along dim={c.dim} (largest |sum - 1| = {float(err):.3g}, "
@@ -188,9 +193,14 @@ def probabilities(sigma: Any, dim: int = -1, name: str = "sigma") -> Converted:
 
 
 def finite(x: Any, dim: int, name: str) -> Converted:
-    """Validate a finite floating tensor, such as an upstream gradient or a tangent."""
+    """Validate a finite floating tensor, such as an upstream gradient or a tangent.
+
+    A finite total proves every entry finite; only when it is not (NaN, inf, or an
+    overflowing sum of large entries) is the input searched elementwise.
+    """
     c = floating(x, name, dim)
-    if not torch.isfinite(c.tensor).all():
+    t = c.tensor
+    if not torch.isfinite(t.sum()) and not torch.isfinite(t).all():
         raise ValueError(f"{name} contains NaN or inf; it must be finite.")
     return c
 

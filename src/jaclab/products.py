@@ -13,8 +13,9 @@ from . import _validate
 
 def apply_jacobian(v: torch.Tensor, sigma: torch.Tensor, dim: int = -1) -> torch.Tensor:
     r""":math:`J v = \sigma \odot (v - \langle v, \sigma \rangle \mathbf 1)` on validated tensors, along ``dim``."""
-    dot = (v * sigma).sum(dim=dim, keepdim=True)
-    return sigma * (v - dot)
+    out = v * sigma  # σ ⊙ v
+    dot = out.sum(dim=dim, keepdim=True)  # ⟨v, σ⟩, one per row
+    return out.addcmul_(sigma, dot, value=-1)  # σ ⊙ v − σ ⟨v, σ⟩, in place
 
 
 def _product(v, sigma, dim: int, v_name: str):

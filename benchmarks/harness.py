@@ -1,0 +1,129 @@
+"""The measuring tools behind ``make bench``: a machine header, interleaved timing, peak memory.
+
+Nothing here knows about softmax; ``run.py`` says what is compared.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+MiB = 2**20
+
+
+def machine_header() -> str:
+    """One line: torch, threads, CPU, Python, and the load the machine was under."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"torch {torch.__version__} | intra-op threads: {torch.get_num_threads()} | "
+        f"{cpu}, {os.cpu_count()} logical cores, {platform.machine()} | "
+        f"Python {platform.python_version()} on {platform.system()} | load average {load:.2f}"
+    )
+
+
+def busy_warning() -> str | None:
+    """A warning when other processes compete for the cores (the figures get noisy)."""
+    if not hasattr(os, "getloadavg"):
+        return None
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > 0.75 * cores:
+        return (
+            f"WARNING: load average {load:.2f} on {cores} cores: other processes compete for the CPU. "
+            f"Times are inflated, and most for code made of many small multi-threaded ops (each one waits "
+            f"for its threads to be scheduled), so even the ratios are unreliable: re-run on an idle machine "
+            f"(or with OMP_NUM_THREADS=1 for single-thread figures, which suffer less)."
+        )
+    return None
+
+
+def time_interleaved(
+    fns: dict[str, Callable[[], object]],
+    *,
+    budget_s: float,
+    min_rounds: int = 7,
+    max_rounds: int = 400,
+    warmup: int = 3,
+) -> dict[str, float]:
+    """Median wall time (seconds) of each function, measured in interleaved rounds.
+
+    Every function is first called ``warmup`` times. Then each round calls every
+    function once, in an order rotated from round to round, so that drift in the
+    machine's speed (other processes, frequency, caches) falls on all sides alike.
+    The number of rounds is chosen to fit ``budget_s``, within [min_rounds, max_rounds].
+    """
+    names = list(fns)
+    start = time.perf_counter()
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    per_round = (time.perf_counter() - start) / warmup
+    rounds = int(min(max_rounds, max(min_rounds, budget_s / max(per_round, 1e-9))))
+
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(rounds):
+            shift = r % len(names)
+            for name in names[shift:] + names[:shift]:
+                fn = fns[name]
+                t0 = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - t0)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+@contextmanager
+def _quiet_stderr():
+    """Silence the profiler's C++ start/stop log lines, which go straight to file descriptor 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def peak_memory(fn: Callable[[], object]) -> int:
+    """Peak bytes of tensor memory ``fn`` holds at once, beyond what existed before the call.
+
+    Read from PyTorch's CPU allocator through ``torch.profiler(profile_memory=True)``: every
+    allocation and free is an event with a signed size, so the running sum of the events in
+    time order is the memory in use, and its maximum is the peak. The result of ``fn`` is
+    still alive at the end, so it is included; the inputs were allocated before and are not.
+    (On Linux this agrees with the process's peak-RSS delta to within a few hundred KiB;
+    the 16 MiB float32 Jacobian of 64×256×256 shows up as 16 MiB.)
+    """
+    fn()  # one call outside the profile, so lazy one-time set-up is not counted
+    gc.collect()
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        result = fn()
+    del result
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events.sort(key=lambda e: e.start_ns())
+    in_use = peak = 0
+    for e in events:
+        in_use += e.nbytes()
+        peak = max(peak, in_use)
+    return peak
