@@ -5,6 +5,7 @@ are computed in float32 and returned in their own dtype), numpy arrays and lists
 (numpy in, numpy out). Bad input raises a clear error; inputs are never modified.
 """
 
+from .explore import explore
 from .jacobian import jacobian_via_autograd, softmax_jacobian
 from .losses import cross_entropy_grad
 from .plots import visualize_jacobian
@@ -25,4 +26,5 @@ __all__ = [
     "JacobianReport",
     "LAMBDA_MAX_BOUND",
     "visualize_jacobian",
+    "explore",
 ]
