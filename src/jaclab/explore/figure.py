@@ -8,6 +8,7 @@ the widget puts those bytes into an ``ipywidgets.Image``.
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -91,7 +92,9 @@ class ExplorerFigure:
             bar.set_height(h)
             bar.set_color(VJP_POS if h >= 0 else VJP_NEG)
         # |(Jᵀg)_i| ≤ σ_i(1-σ_i)(max g - min g) ≤ (max g - min g)/4, whatever z and T are.
-        bound = max(g_spread / 4, 1e-3)
+        # Rounded up to a nice number, so that dragging g rarely changes the axis: a new
+        # axis invalidates the saved background and costs a full redraw (~10× an update).
+        bound = _nice_ceiling(max(g_spread / 4, 1e-3))
         ylim = (-1.05 * bound, 1.05 * bound)
         if self.ax_vjp.get_ylim() != ylim:
             self.ax_vjp.set_ylim(*ylim)
@@ -111,6 +114,16 @@ class ExplorerFigure:
         out = io.BytesIO()
         Image.fromarray(rgba[..., :3]).save(out, format="png", compress_level=1)
         return out.getvalue()
+
+
+#: The mantissas of the VJP axis limits: 1, 1.5, 2, … 8 times a power of ten.
+NICE = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
+
+
+def _nice_ceiling(x: float) -> float:
+    """The smallest number m·10^k with m in NICE that is ≥ x > 0."""
+    k = math.floor(math.log10(x))
+    return min(m * 10.0**e for e in (k, k + 1) for m in NICE if m * 10.0**e >= x)
 
 
 def _bound_lines(ax):
