@@ -1,4 +1,5 @@
-"""The measuring tools behind ``make bench``: a machine header, interleaved timing, peak memory.
+"""The measuring tools behind ``make bench``: a machine header, interleaved timing, peak memory,
+and an offline Chromium page (Playwright) for timing JavaScript.
 
 Nothing here knows about softmax; ``run.py`` says what is compared.
 """
@@ -11,8 +12,9 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -127,3 +129,54 @@ def peak_memory(fn: Callable[[], object]) -> int:
         in_use += e.nbytes()
         peak = max(peak, in_use)
     return peak
+
+
+# ---- an offline browser page, for timing JavaScript -------------------------------------
+
+#: Debian's Chromium (``playwright install`` cannot download here); override with JACLAB_CHROMIUM.
+CHROMIUM = os.environ.get("JACLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+class Skipped(Exception):
+    """A measurement that cannot run on this machine; the message says why."""
+
+
+@contextmanager
+def offline_page(path: Path) -> Iterator[tuple[object, list[str]]]:
+    """Open the local HTML file ``path`` in headless Chromium; yield (page, blocked).
+
+    Every request that is not a ``file:`` URL is aborted and its URL appended to
+    ``blocked``, so the page runs exactly as it would offline. Raises :class:`Skipped`
+    when Playwright or Chromium is missing or Chromium does not start.
+    """
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise Skipped("the Python package playwright is not installed (it is in requirements.txt)") from None
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        raise Skipped(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set JACLAB_CHROMIUM)")
+    blocked: list[str] = []
+
+    def file_only(route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except PlaywrightError as e:
+            first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise Skipped(f"Chromium at {CHROMIUM} did not start: {first_line}") from None
+        try:
+            page = browser.new_page()
+            page.route("**/*", file_only)
+            page.goto(Path(path).resolve().as_uri(), wait_until="load")
+            yield page, blocked
+        finally:
+            browser.close()

@@ -1,8 +1,10 @@
-"""``make bench``: jaclab against PyTorch's own kernels, in time and peak memory, printed as ratios.
+"""``make bench``: jaclab against PyTorch's own kernels, in time and peak memory, printed as ratios;
+then how long one slider move takes in jaclab.explore, in Python and in the browser.
 
 float32 on CPU. Both sides of every comparison run in the same process, on the same
 inputs, in interleaved rounds (see harness.time_interleaved); times are medians.
 A ratio is always jaclab / PyTorch, so below 1 means jaclab is faster or smaller.
+The explorer's update times are absolute (milliseconds per update), with absolute targets.
 
 This prints figures; it is not a test and asserts nothing about speed. It does check
 that both sides of each comparison compute the same numbers before timing them.
@@ -11,22 +13,31 @@ that both sides of each comparison compute the same numbers before timing them.
 from __future__ import annotations
 
 import os
+import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.autograd.functional import jacobian as autograd_jacobian
 
 import jaclab
 from jaclab import _validate
+from jaclab.explore import panel_html
 from jaclab.products import apply_jacobian
 
-from harness import MiB, busy_warning, machine_header, peak_memory, time_interleaved
+from harness import MiB, Skipped, busy_warning, machine_header, offline_page, peak_memory, time_interleaved
 
 VJP_SHAPES = [(256, 4096), (4096, 1000)]
 VJP_TARGET = 1.5  # jaclab.softmax_vjp may take at most 1.5× PyTorch's native backward
 JAC_B, JAC_K = 64, 256
+EXPLORER_K = 8  # the most classes the explorer offers: its slowest update
+EXPLORER_PY_TARGET_MS = 50.0  # one slider move in the Python widget: recompute, redraw, PNG
+EXPLORER_JS_TARGET_MS = 5.0  # one slider move in the book's static panel: recompute, DOM
+EXPLORER_PY_MOVES = 50
+EXPLORER_JS_MOVES = 200
 
 
 @dataclass
@@ -63,6 +74,22 @@ class Result:
         return f"{'<' if self.strict else '≤'} {self.target:g}"
 
 
+@dataclass
+class Timing:
+    """One explorer update time against an absolute target (not a ratio)."""
+
+    name: str  # e.g. "explorer K=8 Python"
+    label: str  # what was timed
+    ms: float | None  # the median in milliseconds; None when the measurement was skipped
+    target_ms: float  # met when ms <= target_ms
+    detail: str = ""  # how it was measured
+    skipped: str = ""  # why it was skipped
+
+    @property
+    def met(self) -> bool:
+        return self.ms is not None and self.ms <= self.target_ms
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
 
@@ -78,6 +105,16 @@ def line(r: Result) -> str:
         f"{r.theirs.label} {ms(r.theirs.seconds)}, peak {mib(r.theirs.peak_bytes)} | "
         f"time ratio {r.time_ratio:.2f} (target {r.target_text}) {verdict} | "
         f"memory ratio {r.memory_ratio:.2f}"
+    )
+
+
+def timing_line(t: Timing) -> str:
+    if t.ms is None:
+        return f"{t.name:<20} {t.label}: skipped: {t.skipped}"
+    verdict = "OK" if t.met else "MISSED"
+    return (
+        f"{t.name:<20} {t.label}: median {t.ms:.3g} ms per update "
+        f"(target ≤ {t.target_ms:g} ms) {verdict} | {t.detail}"
     )
 
 
@@ -176,6 +213,82 @@ def bench_jacobian(B: int, K: int) -> list[Result]:
     return results
 
 
+def bench_explorer_python(K: int) -> Timing:
+    """jaclab.explore's Python widget: one logit-slider move at K classes (recompute, redraw, PNG)."""
+    median = jaclab.explore.bench_python_update(K=K, n=EXPLORER_PY_MOVES)
+    result = Timing(
+        f"explorer K={K} Python",
+        "ipywidgets explorer",
+        median,
+        EXPLORER_PY_TARGET_MS,
+        detail=f"median of {EXPLORER_PY_MOVES} logit-slider moves set from Python: the observer a drag "
+        f"runs (jaclab, matplotlib redraw, PNG encode), without the websocket",
+    )
+    print(timing_line(result), flush=True)
+    return result
+
+
+def _drive_panel(page, K: int, moves: int) -> list[float]:
+    """Switch the panel to K classes with its K button, then move its logit sliders with the
+    keyboard; after every key press read the panel's data-last-update-ms. Returns the times."""
+    page.wait_for_selector(".jx-panel[data-mounted][data-updates]")
+    panel = page.locator(".jx-panel")
+    pid = panel.get_attribute("id")
+    panel.locator(f'button[data-k="{K}"]').click()
+    if panel.get_attribute("data-k") != str(K):
+        raise RuntimeError(f"the K={K} button did not switch the panel to {K} classes")
+    read = "el => [Number(el.dataset.updates), Number(el.dataset.lastUpdateMs)]"
+    updates, _ = panel.evaluate(read)
+    times = []
+    per_slider = -(-moves // K)  # ceil
+    for i in range(K):
+        page.locator(f"#{pid}-z{i}").focus()
+        # One warm-up press, then right and left in turns: every press changes z_i by ±0.05.
+        for j in range(per_slider + 1):
+            page.keyboard.press("ArrowRight" if j % 2 == 0 else "ArrowLeft")
+            count, last_ms = panel.evaluate(read)
+            if count != updates + 1:
+                raise RuntimeError(f"a key press on z{i + 1} updated the panel {count - updates} times, not once")
+            updates = count
+            if j > 0:
+                times.append(last_ms)
+    return times[:moves]
+
+
+def bench_explorer_js(K: int) -> Timing:
+    """The book's static panel in headless Chromium: one logit-slider move at K classes."""
+    name, label = f"explorer K={K} JS", "static panel in Chromium"
+    ex = jaclab.explore()  # the default explorer; its panel starts at K = 4
+    body = panel_html(ex.z.tolist(), ex.temperature, ex.g.tolist())
+    with tempfile.TemporaryDirectory(prefix="jaclab-bench-") as tmp:
+        path = Path(tmp) / "panel.html"
+        path.write_text(
+            f'<!doctype html><html><head><meta charset="utf-8"><title>jaclab.explore panel</title></head>'
+            f"<body>{body}</body></html>",
+            encoding="utf-8",
+        )
+        try:
+            with offline_page(path) as (page, blocked):
+                times = _drive_panel(page, K, EXPLORER_JS_MOVES)
+        except Skipped as why:
+            result = Timing(name, label, None, EXPLORER_JS_TARGET_MS, skipped=str(why))
+            print(timing_line(result), flush=True)
+            return result
+    deciles = statistics.quantiles(times, n=10)
+    result = Timing(
+        name,
+        label,
+        statistics.median(times),
+        EXPLORER_JS_TARGET_MS,
+        detail=f"median of {len(times)} keyboard moves of the {K} logit sliders (p90 {deciles[-1]:.2g} ms, "
+        f"max {max(times):.2g} ms), read from the panel's data-last-update-ms: recompute and DOM "
+        f"writes, not layout or paint; Chromium's clock ticks in 0.1 ms; "
+        f"{len(blocked)} network requests blocked",
+    )
+    print(timing_line(result), flush=True)
+    return result
+
+
 def main() -> int:
     start = time.perf_counter()
     torch.manual_seed(0)
@@ -212,6 +325,15 @@ def main() -> int:
     )
     results += bench_jacobian(JAC_B, JAC_K)
 
+    print(
+        f"\nExplorer: one logit-slider move in jaclab.explore at K={EXPLORER_K}, the most classes it offers.\n"
+        f"  Python: the ipywidgets explorer recomputes with jaclab, redraws its matplotlib figure and encodes "
+        f"a PNG (jaclab.explore.bench_python_update).\n"
+        f"  JS: the book's static panel (jaclab.explore's panel_html) in headless Chromium, offline, switched to "
+        f"K={EXPLORER_K} with its own K button and driven with the keyboard."
+    )
+    timings = [bench_explorer_python(EXPLORER_K), bench_explorer_js(EXPLORER_K)]
+
     print("\nTargets")
     for r in results:
         verdict = "OK    " if r.met else "MISSED"
@@ -220,9 +342,18 @@ def main() -> int:
             f"{r.time_ratio:.2f} (target {r.target_text})"
             + (f"; {r.note}" if r.note and not r.met else "")
         )
-    met = sum(r.met for r in results)
+    for t in timings:
+        if t.ms is None:
+            print(f"  SKIPPED {t.name}: {t.skipped}")
+        else:
+            verdict = "OK    " if t.met else "MISSED"
+            print(f"  {verdict} {t.name}: {t.label} median {t.ms:.3g} ms per update (target ≤ {t.target_ms:g} ms)")
+    measured = len(results) + sum(t.ms is not None for t in timings)
+    met = sum(r.met for r in results) + sum(t.met for t in timings)
+    skipped = len(timings) + len(results) - measured
     print(
-        f"{met} of {len(results)} targets met; benchmark took {time.perf_counter() - start:.0f} s; "
+        f"{met} of {measured} targets met" + (f" ({skipped} skipped)" if skipped else "")
+        + f"; benchmark took {time.perf_counter() - start:.0f} s; "
         f"load average at the end {os.getloadavg()[0]:.2f}."
     )
     return 0
