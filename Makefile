@@ -5,16 +5,19 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 JB      := $(VENV)/bin/jupyter-book
 STAMP   := $(VENV)/.installed
-SRC     := $(shell find src/jaclab -name '*.py' -o -name '*.js' 2>/dev/null)
+SRC     := $(shell find src/jaclab -name '*.py' -o -name '*.js' -o -name '*.css' 2>/dev/null)
 CACHE_STAMP := _build/.jaclab-src-stamp
 BUILD_FLAGS := -W -n --keep-going
+# The browser tests drive Debian's Chromium through Playwright (`playwright install` cannot download here).
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install book test bench lab clean
+.PHONY: help install chromium book test bench lab clean
 
 help:
 	@echo "make book    build the book into _build/html (creates .venv and installs everything)"
-	@echo "make test    set up, then run every test: jaclab, notebooks, the -W book build"
+	@echo "make test    set up, then run every test: jaclab, notebooks, the -W book build, the book in Chromium"
 	@echo "make install create .venv and install requirements.txt + jaclab (idempotent)"
+	@echo "make chromium install Debian's Chromium for the browser tests if it is missing (as root)"
 	@echo "make lab     open the chapters in JupyterLab (.md files open as notebooks)"
 	@echo "make bench   print jaclab's speed and memory against PyTorch, as ratios"
 	@echo "make clean   remove _build, caches and .venv"
@@ -44,9 +47,26 @@ book: $(STAMP) $(CACHE_STAMP)
 	@$(JB) build . $(BUILD_FLAGS)
 	@echo "==> Book built: open file://$(CURDIR)/_build/html/index.html"
 
-test: $(STAMP)
-	@echo "==> Running the tests (unit, property-based, notebooks, and the -W book build)"
-	@$(PY) -m pytest
+# Idempotent: a no-op when $(CHROMIUM) is there. Otherwise root installs Debian's package;
+# anyone else is told how, and the browser tests then skip (or fail, under CI=true).
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then \
+	  echo "==> Browser tests will use $(CHROMIUM) ($$($(CHROMIUM) --version 2>/dev/null))"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "==> $(CHROMIUM) is missing: installing Debian's chromium (apt-get update; apt-get install -y chromium)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  if [ -x "$(CHROMIUM)" ]; then echo "==> Installed $$($(CHROMIUM) --version 2>/dev/null)"; \
+	  else echo "!!  apt-get did not provide $(CHROMIUM): the browser tests will skip (and fail under CI=true)"; fi; \
+	else \
+	  echo "!!  $(CHROMIUM) is missing and cannot be installed here (needs root and apt-get):"; \
+	  echo "!!  run 'sudo apt-get install -y chromium' or set CHROMIUM=/path/to/chromium;"; \
+	  echo "!!  until then the browser tests skip (and fail under CI=true)"; \
+	fi
+
+test: $(STAMP) chromium
+	@echo "==> Running the tests (unit, property-based, notebooks, the -W book build, the book in Chromium)"
+	@echo "    (browser screenshots go to test-artifacts/)"
+	@JACLAB_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 	@echo "==> Tests passed"
 
 bench: $(STAMP)
@@ -57,7 +77,7 @@ lab: $(STAMP)
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(VENV)/share/jupyter/lab/settings/overrides.json
 	@echo "==> Opening JupyterLab on chapters/ (the .md chapters open as notebooks via jupytext)"
-	@$(VENV)/bin/jupyter lab chapters/
+	@$(VENV)/bin/jupyter lab chapters/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	@echo "==> Removing _build, caches and $(VENV)"

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
 from _book import ROOT, toc_files
 
-
-@pytest.fixture(scope="session")
-def built_book():
-    """Run `make book` once; fail with the build's own output if it fails or warns."""
-    proc = subprocess.run(["make", "--no-print-directory", "book"], cwd=ROOT, capture_output=True, text=True)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"`make book` failed:\n{out[-6000:]}"
-    return out, ROOT / "_build" / "html"
+# `built_book` (one `make book` per session, shared with test_browser.py) is in conftest.py.
 
 
 @pytest.mark.slow
