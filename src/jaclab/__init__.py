@@ -12,6 +12,7 @@ from .plots import visualize_jacobian
 from .products import softmax_jvp, softmax_vjp
 from .properties import LAMBDA_MAX_BOUND, JacobianReport, verify_jacobian_properties
 from .softmax import softmax
+from .products import SoftmaxFunction, softmax_function
 
 __version__ = "0.1.0"
 
@@ -27,4 +28,6 @@ __all__ = [
     "LAMBDA_MAX_BOUND",
     "visualize_jacobian",
     "explore",
+    "SoftmaxFunction",
+    "softmax_function",
 ]
