@@ -11,6 +11,7 @@ read-only views), and no function in jaclab writes into its inputs.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Any
@@ -256,3 +257,24 @@ def targets(target: Any, z: torch.Tensor, name: str = "target") -> tuple[torch.T
         )
     return probabilities(target, dim=-1, name=name).tensor.to(z.dtype), False
 
+
+def integer_in_range(x: Any, lo: int, hi: int, name: str, what: str) -> int:
+    """An int in [lo, hi]; ``what`` says what the range is, for the message."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or not lo <= x <= hi:
+        raise ValueError(f"{what} = {lo} … {hi}; got {name}={x!r}.")
+    return int(x)
+
+
+def number_in_range(x: Any, lo: float, hi: float, name: str, why: str) -> float:
+    """A finite real number in [lo, hi]; ``why`` says where the range comes from."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {type(x).__name__}.")
+    if not (math.isfinite(x) and lo <= x <= hi):
+        raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}] ({why}); got {x!r}.")
+    return float(x)
+
+
+def matches(value: int, expected: int, message: str) -> None:
+    """Two sizes that must agree."""
+    if value != expected:
+        raise ValueError(message)

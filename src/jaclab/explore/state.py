@@ -62,19 +62,14 @@ def resized(values: list[float], K: int, pad: list[float]) -> list[float]:
 
 
 def check_K(K: int) -> int:
-    if not isinstance(K, int) or isinstance(K, bool) or not K_MIN <= K <= K_MAX:
-        raise ValueError(f"the explorer shows K = {K_MIN} … {K_MAX} classes; got K={K!r}.")
-    return K
+    """K must be an int the K slider can show."""
+    return _validate.integer_in_range(K, K_MIN, K_MAX, "K", "the explorer shows K classes for K")
 
 
 def check_temperature(temperature) -> float:
     """T must be a number in the slider's range [0.1, 10]."""
     lo, hi = 10**LOG10_T_MIN, 10**LOG10_T_MAX
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise TypeError(f"temperature must be a number; got {type(temperature).__name__}.")
-    if not (math.isfinite(temperature) and lo <= temperature <= hi):
-        raise ValueError(f"temperature must lie in [{lo:g}, {hi:g}] (the slider's range); got {temperature!r}.")
-    return float(temperature)
+    return _validate.number_in_range(temperature, lo, hi, "temperature", "the slider's range")
 
 
 def initial_state(z, temperature, g, K) -> tuple[list[float], float, list[float]]:
@@ -86,8 +81,8 @@ def initial_state(z, temperature, g, K) -> tuple[list[float], float, list[float]
     c = _validate.finite(z, -1, "z")  # sliders need finite logits: no -inf masks
     zt = c.tensor.double()
     check_K(zt.shape[0])
-    if K is not None and K != zt.shape[0]:
-        raise ValueError(f"K={K} does not match z, which has {zt.shape[0]} entries.")
+    if K is not None:
+        _validate.matches(K, zt.shape[0], f"K={K} does not match z, which has {zt.shape[0]} entries.")
     if g is None:
         g = default_g(zt.shape[0])
     gc = _validate.finite(g, -1, "g")
