@@ -58,8 +58,18 @@ ROLES = [
     ("softmax_vjp(grad_output)", "grad_output", True, True, lambda x, **kw: jaclab.softmax_vjp(x, _uniform(x), **kw)),
     ("softmax_jvp(sigma)", "sigma", True, True, lambda x, **kw: jaclab.softmax_jvp(_ones(x), x, **kw)),
     ("softmax_jvp(tangent)", "tangent", True, True, lambda x, **kw: jaclab.softmax_jvp(x, _uniform(x), **kw)),
+    ("softmax_function", "z", True, True, lambda x, **kw: jaclab.softmax_function(x, **kw)),
+    ("log_softmax", "z", True, True, lambda x, **kw: jaclab.log_softmax(x, **kw)),
+    ("log_softmax_jacobian", "z", True, True, lambda x, **kw: jaclab.log_softmax_jacobian(x, **kw)),
+    ("jacobian_eigenvalues", "z", True, True, lambda x, **kw: jaclab.jacobian_eigenvalues(x, **kw)),
+    ("sparsemax", "z", True, True, lambda x, **kw: jaclab.sparsemax(x, **kw)),
+    ("sparsemax_jacobian", "z", True, True, lambda x, **kw: jaclab.sparsemax_jacobian(x, **kw)),
+    ("sparsemax_vjp(p)", "p", True, True, lambda x, **kw: jaclab.sparsemax_vjp(_ones(x), x, **kw)),
+    ("sparsemax_vjp(grad_output)", "grad_output", True, True, lambda x, **kw: jaclab.sparsemax_vjp(x, _uniform(x), **kw)),
 ]
 LOGIT_ROLES = [r for r in ROLES if r[1] == "z"]
+# The logit messages name the map: "softmax of +inf is undefined" (tests/test_sparsemax.py checks sparsemax's).
+SOFTMAX_LOGIT_ROLES = [r for r in LOGIT_ROLES if not r[0].startswith("sparsemax")]
 # The products check sigma before the other argument, so dim errors are tested with x as sigma.
 WITH_DIM = [r for r in ROLES if r[3] and r[1] not in ("grad_output", "tangent")]
 
@@ -217,7 +227,7 @@ def test_nan_logit_is_rejected_and_located(name, batch, has_dim, call, container
         call(z)
 
 
-@roles(LOGIT_ROLES)
+@roles(SOFTMAX_LOGIT_ROLES)
 @pytest.mark.parametrize("container", [torch.tensor, np.array])
 def test_positive_inf_logit_is_rejected_and_located(name, batch, has_dim, call, container):
     z = container([0.0, INF, 1.0])
@@ -225,7 +235,7 @@ def test_positive_inf_logit_is_rejected_and_located(name, batch, has_dim, call, 
         call(z)
 
 
-@roles(LOGIT_ROLES)
+@roles(SOFTMAX_LOGIT_ROLES)
 def test_a_vector_of_all_neg_inf_is_rejected(name, batch, has_dim, call):
     with pytest.raises(ValueError, match=r"^z is all -inf, so its softmax would be 0/0"):
         call(torch.full((4,), NEG_INF))

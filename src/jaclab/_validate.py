@@ -121,8 +121,10 @@ def _first_index(mask: torch.Tensor) -> tuple[int, ...]:
     return tuple(int(i) for i in torch.nonzero(mask)[0])
 
 
-def logits(z: Any, dim: int = -1, name: str = "z") -> Converted:
+def logits(z: Any, dim: int = -1, name: str = "z", op: str = "softmax") -> Converted:
     """Validate logits: floating, at least 1-d, no NaN or +inf, no row that is all -inf.
+
+    ``op`` names the map the logits are for (``"softmax"`` or ``"sparsemax"``), for the messages.
 
     A -inf logit is a mask and is allowed as long as its row still has a finite entry.
     One cheap reduction screens the input: every row maximum is finite exactly when
@@ -139,19 +141,20 @@ def logits(z: Any, dim: int = -1, name: str = "z") -> Converted:
     if torch.isposinf(t).any():
         where = _first_index(torch.isposinf(t))
         raise ValueError(
-            f"{name} contains +inf (first at index {where}); softmax of +inf is undefined. "
+            f"{name} contains +inf (first at index {where}); {op} of +inf is undefined. "
             f"Use large finite logits, or -inf to mask a class out."
         )
     all_masked = torch.isneginf(t).all(dim=c.dim)
+    undefined = "would be 0/0" if op == "softmax" else "is undefined (no point of the simplex is nearest)"
     if all_masked.ndim == 0:
         raise ValueError(
-            f"{name} is all -inf, so its softmax would be 0/0; keep at least one finite logit."
+            f"{name} is all -inf, so its {op} {undefined}; keep at least one finite logit."
         )
     row = _first_index(all_masked)
     raise ValueError(
         f"{name} has a row whose logits are all -inf: the row at index {row} of the batch "
-        f"shape {tuple(all_masked.shape)} (class axis dim={c.dim} removed). Its softmax would "
-        f"be 0/0; keep at least one finite logit in every row."
+        f"shape {tuple(all_masked.shape)} (class axis dim={c.dim} removed). Its {op} "
+        f"{undefined}; keep at least one finite logit in every row."
     )
 
 
@@ -161,8 +164,11 @@ def _tolerance(dtype: torch.dtype, K: int) -> float:
     return max(eps**0.5, 4 * K * eps)
 
 
-def probabilities(sigma: Any, dim: int = -1, name: str = "sigma") -> Converted:
+def probabilities(sigma: Any, dim: int = -1, name: str = "sigma", source: str = "softmax") -> Converted:
     """Validate a probability tensor: entries in [0, 1] that sum to 1 along ``dim``.
+
+    ``source`` names the jaclab function whose output belongs here (``"softmax"`` or
+    ``"sparsemax"``), for the message that says what to pass instead.
 
     The sum tolerance depends on the caller's dtype (sqrt(eps), or 4*K*eps when larger).
     Failing this check usually means logits were passed where softmax outputs belong.
@@ -180,15 +186,15 @@ def probabilities(sigma: Any, dim: int = -1, name: str = "sigma") -> Converted:
         raise ValueError(f"{name} contains NaN or inf; it must be a probability vector along dim={c.dim}.")
     if lo < 0:
         raise ValueError(
-            f"{name} has a negative entry ({float(lo):.4g}); it must be softmax probabilities along "
-            f"dim={c.dim}, not logits. Pass jaclab.softmax(z) instead of z."
+            f"{name} has a negative entry ({float(lo):.4g}); it must be {source} probabilities along "
+            f"dim={c.dim}, not logits. Pass jaclab.{source}(z) instead of z."
         )
     tol = _tolerance(c.input_dtype, t.shape[c.dim])
     if err > tol:
         raise ValueError(
             f"{name} does not sum to 1 along dim={c.dim} (largest |sum - 1| = {float(err):.3g}, "
-            f"tolerance {tol:.1g} for {c.input_dtype}); it must be softmax probabilities, not logits. "
-            f"Pass jaclab.softmax(z) instead of z."
+            f"tolerance {tol:.1g} for {c.input_dtype}); it must be {source} probabilities, not logits. "
+            f"Pass jaclab.{source}(z) instead of z."
         )
     return c
 
@@ -220,6 +226,15 @@ def vector(c: Converted, name: str) -> None:
         raise ValueError(
             f"{name} must be a single logit vector of shape (K,); got shape {tuple(c.tensor.shape)}. "
             f"Pass one row at a time, e.g. {name}[0]."
+        )
+
+
+def probability_vector(c: Converted, name: str) -> None:
+    """Require a single probability vector of shape (K,)."""
+    if c.tensor.ndim != 1:
+        raise ValueError(
+            f"{name} must be a single probability vector of shape (K,); got shape "
+            f"{tuple(c.tensor.shape)}. Pass one row at a time, e.g. {name}[0]."
         )
 
 
@@ -272,6 +287,32 @@ def number_in_range(x: Any, lo: float, hi: float, name: str, why: str) -> float:
     if not (math.isfinite(x) and lo <= x <= hi):
         raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}] ({why}); got {x!r}.")
     return float(x)
+
+
+def temperature(T: Any, dtype: torch.dtype, name: str = "temperature") -> float:
+    """A softmax temperature: a positive, finite real number (a Python or numpy scalar).
+
+    ``dtype`` is the compute dtype. T must be at least its smallest normal number, so that
+    T does not round to 0 when the logits are divided by it (float32: about 1.2e-38).
+    """
+    if isinstance(T, bool) or not isinstance(T, numbers.Real):
+        hint = f" Pass a Python float, e.g. {name}=T.item()." if isinstance(T, (torch.Tensor, np.ndarray)) else ""
+        raise TypeError(
+            f"{name} must be a real number such as 0.5 or 2.0; got {type(T).__name__}.{hint}"
+        )
+    T = float(T)
+    if not (math.isfinite(T) and T > 0):
+        raise ValueError(
+            f"{name} must be a positive finite number; got {T!r}. Use {name}=1.0 for the plain "
+            f"softmax, a value below 1 to sharpen it, or above 1 to flatten it."
+        )
+    tiny = torch.finfo(dtype).tiny
+    if T < tiny:
+        raise ValueError(
+            f"{name}={T!r} is below the smallest normal {dtype} number ({tiny:.3g}), so dividing "
+            f"the logits by it is not representable; use {name} >= {tiny:.3g}, or compute in float64."
+        )
+    return T
 
 
 def matches(value: int, expected: int, message: str) -> None:

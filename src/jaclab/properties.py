@@ -8,7 +8,7 @@ import torch
 
 from . import _validate
 from .jacobian import jacobian_from_sigma
-from .softmax import stable_softmax
+from .softmax import stable_softmax, tempered
 
 #: The tight upper bound on the largest eigenvalue of J (not 1/4; see chapter 6).
 LAMBDA_MAX_BOUND = 0.5
@@ -32,10 +32,11 @@ class JacobianReport:
     rows_sum_to_zero: bool
     is_psd: bool
     within_bound: bool
+    temperature: float = 1.0  # T: J is the Jacobian of softmax(z/T) in z, bounded by 1/(2T)
 
     @property
     def all_hold(self) -> bool:
-        """Symmetric, zero row sums, PSD and λ_max ≤ 1/2, within ``tol``."""
+        """Symmetric, zero row sums, PSD and λ_max ≤ 1/(2T) (1/2 at T = 1), within ``tol``."""
         return (
             self.is_symmetric
             and self.rows_sum_to_zero
@@ -45,6 +46,9 @@ class JacobianReport:
 
     def __repr__(self) -> str:
         eig = ", ".join(f"{x:.4g}" for x in self.eigenvalues.tolist())
+        T = self.temperature
+        bound_name = "λ_max ≤ 1/2" if T == 1.0 else "λ_max ≤ 1/(2T)"
+        head = f"K={self.K}" if T == 1.0 else f"K={self.K}, T={T:g}"
         rows = [
             (
                 "symmetric",
@@ -62,13 +66,13 @@ class JacobianReport:
                 f"smallest eigenvalue = {self.eigenvalues[0].item():.2e}",
             ),
             (
-                "λ_max ≤ 1/2",
+                bound_name,
                 self.within_bound,
-                f"λ_max = {self.lambda_max:.6f}, bound {self.lambda_max_bound}",
+                f"λ_max = {self.lambda_max:.6f}, bound {self.lambda_max_bound:g}",
             ),
         ]
         lines = [
-            f"JacobianReport(K={self.K}, all_hold={self.all_hold}, tol={self.tol:.1e})"
+            f"JacobianReport({head}, all_hold={self.all_hold}, tol={self.tol:.1e})"
         ]
         lines += [
             f"  {name:<16}{str(ok):<7}{detail}" for name, ok, detail in rows
@@ -78,7 +82,7 @@ class JacobianReport:
         return "\n".join(lines)
 
 
-def verify_jacobian_properties(z) -> JacobianReport:
+def verify_jacobian_properties(z, *, temperature: float = 1.0) -> JacobianReport:
     r"""Measure the properties of the softmax Jacobian at one logit vector.
 
     :math:`J = \operatorname{diag}(\sigma) - \sigma\sigma^\top` is checked
@@ -89,16 +93,24 @@ def verify_jacobian_properties(z) -> JacobianReport:
     unless some :math:`\sigma_i` are so small that they are numerically zero.
     Prints nothing.
 
+    At temperature :math:`T` the matrix is
+    :math:`J_T = \frac1T(\operatorname{diag}(\sigma_T) - \sigma_T\sigma_T^\top)`, the
+    Jacobian of :math:`\operatorname{softmax}(z/T)`; the bound becomes
+    :math:`1/(2T)` and the tolerance :math:`8K\varepsilon/T`.
+
     Shape:
         ``z`` of shape ``(K,)``.
     """
     c = _validate.logits(z, dim=-1)
     _validate.vector(c, "z")
+    T = _validate.temperature(temperature, c.tensor.dtype)
     # A report holds numbers, not a graph.
-    sigma = stable_softmax(c.tensor.detach(), -1)
+    sigma = stable_softmax(tempered(c.tensor.detach(), -1, T), -1)
     J = jacobian_from_sigma(sigma)
     K = sigma.shape[-1]
     tol = 8 * K * torch.finfo(J.dtype).eps
+    if T != 1.0:
+        J, tol = J / T, tol / T
     J64 = J.double()
     eig = torch.linalg.eigvalsh(J64)
     sym_err = (J64 - J64.T).abs().max().item()
@@ -121,10 +133,11 @@ def verify_jacobian_properties(z) -> JacobianReport:
         max_abs_row_sum=row_sum,
         null_residual=null_res,
         lambda_max=lam_max,
-        lambda_max_bound=LAMBDA_MAX_BOUND,
+        lambda_max_bound=LAMBDA_MAX_BOUND / T,
         tol=tol,
         is_symmetric=sym_err <= tol,
         rows_sum_to_zero=row_sum <= tol,
         is_psd=eig[0].item() >= -tol,
-        within_bound=lam_max <= LAMBDA_MAX_BOUND + tol,
+        within_bound=lam_max <= LAMBDA_MAX_BOUND / T + tol,
+        temperature=T,
     )
