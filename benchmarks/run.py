@@ -1,5 +1,6 @@
 """``make bench``: jaclab against PyTorch's own kernels, in time and peak memory, printed as ratios;
-then how long one slider move takes in jaclab.explore, in Python and in the browser.
+then how the cost of the softmax gradient grows with K for four methods (scaling.py); then how
+long one slider move takes in jaclab.explore, in Python and in the browser.
 
 float32 on CPU. Both sides of every comparison run in the same process, on the same
 inputs, in interleaved rounds (see harness.time_interleaved); times are medians.
@@ -28,11 +29,30 @@ from jaclab import _validate
 from jaclab.explore import panel_html
 from jaclab.products import apply_jacobian
 
-from harness import MiB, Skipped, busy_warning, machine_header, offline_page, peak_memory, time_interleaved
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: `benchmarks` is a package
+from benchmarks.harness import (
+    MiB,
+    Skipped,
+    busy_warning,
+    machine_header,
+    offline_page,
+    peak_memory,
+    time_interleaved,
+)
+from benchmarks.scaling import (
+    METHODS,
+    format_table,
+    measure_scaling,
+    plot_scaling,
+    polynomial_degree,
+    series,
+)
 
 VJP_SHAPES = [(256, 4096), (4096, 1000)]
 VJP_TARGET = 1.5  # jaclab.softmax_vjp may take at most 1.5× PyTorch's native backward
 JAC_B, JAC_K = 64, 256
+SCALING_B, SCALING_KS = 64, [16, 32, 64, 128, 256, 512, 1024]  # the chapter runs B=64, K=8..256
+SCALING_BUDGET_S = 15.0
 EXPLORER_K = 8  # the most classes the explorer offers: its slowest update
 EXPLORER_PY_TARGET_MS = 50.0  # one slider move in the Python widget: recompute, redraw, PNG
 EXPLORER_JS_TARGET_MS = 5.0  # one slider move in the book's static panel: recompute, DOM
@@ -289,6 +309,21 @@ def bench_explorer_js(K: int) -> Timing:
     return result
 
 
+def bench_scaling(B: int, Ks: list[int]) -> None:
+    """The cost of the softmax gradient against K: the full-size table of benchmarks/scaling.py, and its figure."""
+    t0 = time.perf_counter()
+    rows = measure_scaling(Ks, B, budget_s=SCALING_BUDGET_S, min_rounds=3)
+    print(format_table(rows))
+    degrees = []
+    for m in METHODS:
+        degrees.append(f"{m}: peak memory {polynomial_degree(*series(rows, m, 'peak_bytes'))}, "
+                       f"elements {polynomial_degree(*series(rows, m, 'elements'))}")
+    print("exact polynomial degree in K (deterministic): " + "; ".join(degrees))
+    path = Path(tempfile.gettempdir()) / "jaclab-bench-scaling.png"
+    plot_scaling(rows, fields=("seconds", "peak_bytes", "elements")).savefig(path, dpi=110)
+    print(f"figure: {path} (took {time.perf_counter() - t0:.0f} s)", flush=True)
+
+
 def main() -> int:
     start = time.perf_counter()
     torch.manual_seed(0)
@@ -324,6 +359,14 @@ def main() -> int:
         f"({JAC_B * JAC_K * JAC_B * JAC_K * 4 / 2**30:.3g} GiB), mostly cross-row zeros."
     )
     results += bench_jacobian(JAC_B, JAC_K)
+
+    print(
+        f"\nScaling: the gradient J^T g of softmax for B={SCALING_B} rows, from logits z and upstream gradient g, "
+        f"against K; float32, one intra-op thread (benchmarks/scaling.py)."
+    )
+    for name, what in METHODS.items():
+        print(f"  {name:<15} {what}")
+    bench_scaling(SCALING_B, SCALING_KS)
 
     print(
         f"\nExplorer: one logit-slider move in jaclab.explore at K={EXPLORER_K}, the most classes it offers.\n"
