@@ -27,7 +27,6 @@ import jaclab
 from _book import ROOT, notebook_pages, toc_files
 from _browser import CHROMIUM_ARGS, chromium_or_skip, html_pages, new_context, serve, visit
 
-import jaclab
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import jaclab
 from jaclab import SoftmaxFunction
-from _strategies import FLOAT_DTYPES, NEG_INF, compute_dtype, fewer_examples, like, logits, tol
+from _strategies import FLOAT_DTYPES, NEG_INF, compute_dtype, fewer_examples, logits, tol
 
 NAN, INF = float("nan"), float("inf")
 

@@ -7,7 +7,6 @@ import pytest
 import torch
 from _strategies import (
     FLOAT_DTYPES,
-    HALF_DTYPES,
     NEG_INF,
     NUMPY_FLOAT_DTYPES,
     call_unchanged,
@@ -218,16 +217,8 @@ def test_one_class_has_the_zero_log_softmax_jacobian_and_empty_batches_stay_empt
 FUNCTIONS = [jaclab.log_softmax, jaclab.log_softmax_jacobian]
 
 
-@pytest.mark.parametrize("fn", FUNCTIONS)
-@pytest.mark.parametrize("dtype", HALF_DTYPES)
-@fewer_examples
-@given(data=st.data())
-def test_half_precision_is_computed_in_float32_and_returned_in_input_dtype(fn, dtype, data):
-    case = data.draw(logits(dtypes=(dtype,), max_dims=2))
-    T = data.draw(temperatures)
-    out = fn(case.z, dim=case.dim, temperature=T)
-    assert out.dtype == dtype
-    assert torch.equal(out, fn(case.z.float(), dim=case.dim, temperature=T).to(dtype))
+# Half precision (computed in float32, returned in the input dtype) is tested for every
+# temperature-taking function at once, these two included, in tests/test_temperature.py.
 
 
 @pytest.mark.parametrize("dtype", NUMPY_FLOAT_DTYPES)

@@ -9,7 +9,7 @@ import jupytext
 import pytest
 from nbclient import NotebookClient
 
-from _book import ROOT, notebook_pages
+from _book import notebook_pages
 
 PAGES = notebook_pages()
 
