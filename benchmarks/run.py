@@ -29,8 +29,7 @@ from jaclab import _validate
 from jaclab.explore import panel_html
 from jaclab.products import apply_jacobian
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: `benchmarks` is a package
-from benchmarks.harness import (
+from jaclab_benchmarks.harness import (
     MiB,
     Skipped,
     busy_warning,
@@ -39,7 +38,7 @@ from benchmarks.harness import (
     peak_memory,
     time_interleaved,
 )
-from benchmarks.scaling import (
+from jaclab_benchmarks.scaling import (
     METHODS,
     format_table,
     measure_scaling,

@@ -7,17 +7,14 @@ Peak memory and element counts are deterministic, so their growth with K is chec
 from __future__ import annotations
 
 import math
-import sys
 from fractions import Fraction
 
 import pytest
 import torch
-from _book import ROOT
 
-sys.path.insert(0, str(ROOT))
 import jaclab
-from benchmarks.harness import peak_memories, peak_memory
-from benchmarks.scaling import (
+from jaclab_benchmarks.harness import peak_memories, peak_memory
+from jaclab_benchmarks.scaling import (
     METHODS,
     Measurement,
     autograd_jacobian_rows,
